@@ -1,0 +1,1 @@
+"""Use cases: each public function runs one transaction, asks the domain what may happen, writes change and event."""

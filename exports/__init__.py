@@ -1,0 +1,1 @@
+"""Files that leave the system: printed .docx in the official-document look, and upstream export files."""
