@@ -56,6 +56,7 @@ class Limits:
     return_window_workdays: int = 2
     reopen_workdays: int = 5
     attachment_max_mb: int = 10
+    keep_photo_location: bool = False
 
 
 @dataclass
@@ -75,6 +76,8 @@ class Scheduler:
     due_lead_workdays: int = 1
     request_wait_hours: int = 8
     daily_notice_time: str = "08:30"
+    due_remind_time: str = "08:30"
+    callback_wait_hours: int = 24
 
 
 @dataclass
@@ -92,6 +95,9 @@ class Notify:
     sms_body: str = ""
     file_path: str = ""
     max_attempts: int = 5
+    retry_seconds: int = 60
+    sms_ok: str = ""
+    timeout_seconds: int = 10
 
 
 @dataclass
@@ -235,9 +241,15 @@ def _check(cfg: Config) -> None:
     sch = cfg.scheduler
     if not (10 <= sch.sweep_seconds <= 3600):
         bad("scheduler.sweep_seconds", "应在 10–3600 秒之间。")
-    if sch.sign_lead_minutes < 0 or sch.due_lead_workdays < 0 or sch.request_wait_hours < 1:
-        bad("scheduler", "提前量不能为负数，等待时长至少 1 小时。")
-    for key, value in (("scheduler.daily_notice_time", sch.daily_notice_time), ("backup.time", cfg.backup.time)):
+    for key in ("sign_lead_minutes", "due_lead_workdays"):
+        if getattr(sch, key) < 0:
+            bad(f"scheduler.{key}", "提前量不能为负数。")
+    if sch.request_wait_hours < 1:
+        bad("scheduler.request_wait_hours", "等待时长至少 1 小时。")
+    if sch.callback_wait_hours < 1:
+        bad("scheduler.callback_wait_hours", "等待时长至少 1 小时。")
+    for key, value in (("scheduler.daily_notice_time", sch.daily_notice_time), ("backup.time", cfg.backup.time),
+                       ("scheduler.due_remind_time", sch.due_remind_time)):
         m = re.fullmatch(r"(\d{1,2}):(\d{2})", value)
         if not m or int(m[1]) > 23 or int(m[2]) > 59:
             bad(key, "时间格式应为 HH:MM，例如 08:30。")
@@ -249,6 +261,12 @@ def _check(cfg: Config) -> None:
         bad("notify.sms_url", "应以 http:// 或 https:// 开头。")
     if not (1 <= cfg.notify.max_attempts <= 20):
         bad("notify.max_attempts", "应在 1–20 之间。")
+    if not (5 <= cfg.notify.retry_seconds <= 3600):
+        bad("notify.retry_seconds", "首次重试间隔应在 5–3600 秒之间。")
+    if not (1 <= cfg.notify.timeout_seconds <= 120):
+        bad("notify.timeout_seconds", "应在 1–120 秒之间。")
+    if cfg.notify.sms_url and cfg.notify.sms_method.upper() == "GET" and cfg.notify.sms_body:
+        bad("notify.sms_body", "GET 请求没有请求体：请把 {phone} {text} 写进 sms_url，或把 sms_method 改为 POST。")
     for k, v in cfg.notify.sms_headers.items():
         if not isinstance(v, str):
             bad(f"notify.sms_headers.{k}", "请求头的值必须是字符串。")

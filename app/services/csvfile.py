@@ -20,14 +20,16 @@ def decode(data: bytes) -> str:
 def read_rows(data: bytes, required: list[str]) -> list[tuple[int, dict]]:
     """Rows as (line number in the file, {column: stripped value}); checks the header names."""
     text = decode(data)
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader, [])]
     missing = [c for c in required if c not in header]
     if missing:
         raise ImportFailed(f"表头缺少列：{'、'.join(missing)}。第一行应为：{','.join(required)}", [(1, "表头不对")])
     rows = []
-    for i, raw in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in raw.items()}
+    # Number every record, blank ones too, as Excel numbers rows (csv.DictReader skips blank lines silently,
+    # which would shift the row number of every bad row after them).
+    for i, values in enumerate(reader, start=2):
+        row = {name: values[j].strip() if j < len(values) else "" for j, name in enumerate(header) if name}
         if not any(row.values()):
             continue
         rows.append((i, row))

@@ -222,7 +222,8 @@ def import_territories(db, actor: Actor, data: bytes, now: datetime) -> dict:
     """CSV `code,name,level,parent_code,unit_code`; townships may come in the same file; all or nothing."""
     rows = read_rows(data, TERRITORY_COLUMNS[:3])
     parsed = [(line, _territory_row(raw)) for line, raw in rows]
-    pending = {r["code"]: r for _, r in parsed if r["level"] == "township"}
+    # Every row of the file, so a village under a village of the same file is told its parent is no township.
+    pending = {r["code"]: r for _, r in parsed}
     bad: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
     for line, row in parsed:
