@@ -56,11 +56,25 @@ def create_app(cfg: Config | None = None, test_config: dict | None = None) -> Fl
     auth.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
-    from .web import admin, main
+    from .web import admin, main, queues, tickets
 
     app.register_blueprint(main.bp)
+    app.register_blueprint(tickets.bp, url_prefix="/tickets")
+    app.register_blueprint(queues.bp, url_prefix="/queue")
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    from .web import tokens as admin_tokens
+
+    app.register_blueprint(admin_tokens.bp, url_prefix="/admin/tokens")
+    from .web import jobs as admin_jobs, notices, notifications
+
+    app.register_blueprint(notifications.bp, url_prefix="/notifications")
+    app.register_blueprint(notices.bp, url_prefix="/notices")
+    app.register_blueprint(admin_jobs.bp, url_prefix="/admin")
+    from . import api
+
+    csrf.exempt(api.bp)  # bearer tokens, no cookies: CSRF does not apply
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
 
     app.teardown_appcontext(close_db)
     return app

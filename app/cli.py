@@ -45,6 +45,11 @@ class Ctx:
     def now(self) -> datetime:
         return datetime.now(self.cfg.tz).replace(microsecond=0)
 
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.conn.close()
+            self._db = None
+
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
@@ -55,8 +60,9 @@ pass_ctx = click.make_pass_decorator(Ctx)
 def main(ctx: click.Context, config_path: str | None) -> None:
     """县级12345接诉即办系统的命令行工具。"""
     ctx.obj = Ctx(config_path)
-    if ctx.invoked_subcommand not in ("version",):
-        ctx.obj.cfg  # validate at start: a broken config stops every command with status 2
+    ctx.call_on_close(ctx.obj.close)
+    # Every command reads `c.cfg` before doing anything, so a broken config stops it with status 2,
+    # while `--help` of any command still works without a config.
 
 
 def prepare(c: Ctx) -> list[int]:
@@ -87,7 +93,8 @@ def serve(c: Ctx, host: str | None, port: int | None) -> None:
     port = port or c.cfg.server.port
     from scheduler import start_for_serve
 
-    start_for_serve(app)
+    running = start_for_serve(app)
+    click.echo("定时任务（提醒、通报、备份）：" + ("由本进程运行" if running else "本进程不运行（配置已关闭，或另一个进程在运行）"))
     click.echo(f"{c.cfg.county.name}12345接诉即办系统 v{__version__} 已启动：http://{host}:{port}/  （Ctrl+C 停止）")
     waitress_serve(app, host=host, port=port, threads=c.cfg.server.threads, ident="hotline")
 
@@ -288,3 +295,103 @@ def demo(c: Ctx) -> None:
     for username, role, unit in demo_svc.ACCOUNTS:
         click.echo(f"  {username:<12} {ROLES[role]}{'（' + unit + '）' if unit else ''}")
     click.echo(f"打开 http://{c.cfg.server.host}:{c.cfg.server.port}/ 登录。")
+
+
+@main.command("create-token")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)), help="令牌代表的角色。")
+@click.option("--unit", "unit_code", help="所属单位代码（handler 必填，其他角色不填）。")
+@click.option("--name", required=True, help="令牌名称，说明给谁用，例如“微信公众号”。")
+@pass_ctx
+def create_token(c: Ctx, role: str, unit_code: str | None, name: str) -> None:
+    """创建接口（/api/v1）令牌；令牌只显示这一次，库里只存它的哈希。"""
+    from .services import tokens
+
+    prepare(c)
+    try:
+        token_id, plain = tokens.create(c.db, SYSTEM, name, role, unit_code, c.now())
+    except HotlineError as exc:
+        for msg in exc.errors.values() or [exc.message]:
+            click.echo(f"错误：{msg}", err=True)
+        sys.exit(1)
+    # the explanation goes to stderr so that TOKEN=$(hotline create-token ...) captures the token alone
+    click.echo(f"已创建令牌 #{token_id}（{name}，{ROLES[role]}{'，' + unit_code.upper() if unit_code else ''}）。"
+               "令牌只显示这一次，请立即妥善保存：", err=True)
+    click.echo(plain)
+
+
+@main.command("list-tokens")
+@pass_ctx
+def list_tokens(c: Ctx) -> None:
+    """列出全部接口令牌（不显示令牌本身）。"""
+    from .services import tokens
+
+    prepare(c)
+    rows = tokens.list_tokens(c.db)
+    if not rows:
+        click.echo("还没有接口令牌。用 hotline create-token 创建。")
+        return
+    for r in rows:
+        status = f"已撤销 {r['revoked_at'][:16].replace('T', ' ')}" if r["revoked_at"] else "有效"
+        used = (r["last_used_at"] or "从未使用")[:16].replace("T", " ")
+        unit = f"（{r['unit_code']} {r['unit_name']}）" if r["unit_code"] else ""
+        click.echo(f"#{r['id']:<4} {r['name']}  {ROLES[r['role']]}{unit}  创建 {r['created_at'][:16].replace('T', ' ')}"
+                   f"  最近使用 {used}  {status}")
+
+
+@main.command("revoke-token")
+@click.argument("token_id", metavar="ID", type=int)
+@pass_ctx
+def revoke_token(c: Ctx, token_id: int) -> None:
+    """撤销一个接口令牌（ID 见 hotline list-tokens），立即失效。"""
+    from .services import tokens
+
+    prepare(c)
+    try:
+        row = tokens.revoke(c.db, SYSTEM, token_id, c.now())
+    except HotlineError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"已撤销令牌 #{token_id}（{row['name']}）。")
+
+
+@main.command()
+@pass_ctx
+def backup(c: Ctx) -> None:
+    """立即在线备份数据库到备份目录（服务运行中也可以），做完整性检查，只保留最近 N 份。"""
+    from .services import backup as backup_svc
+
+    try:
+        made = backup_svc.create(c.cfg, c.now())
+    except backup_svc.BackupError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"已备份到 {made['path']}（{made['size'] // 1024} KB，{made['tickets']} 张工单，完整性检查正常）。")
+    if made["pruned"]:
+        click.echo(f"按 backup.keep = {c.cfg.backup.keep} 删除了 {len(made['pruned'])} 份旧备份。")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="不再询问，直接恢复。")
+@pass_ctx
+def restore(c: Ctx, file: Path, yes: bool) -> None:
+    """用备份文件恢复数据库：须先停止服务；损坏的或不是本系统的文件会被拒绝；当前数据库先另存一份。"""
+    from .services import backup as backup_svc
+
+    try:
+        info = backup_svc.inspect(file)
+    except backup_svc.BackupError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"备份文件：{file}（{info['size'] // 1024} KB，{info['tickets']} 张工单，完整性检查正常）")
+    if not yes and not click.confirm(f"将用它替换当前数据库 {c.cfg.db_path}（当前数据库会先另存到备份目录）。继续吗？"):
+        click.echo("已取消，未做任何改动。")
+        sys.exit(1)
+    try:
+        done = backup_svc.restore(c.cfg, file, c.now())
+    except backup_svc.BackupError as exc:
+        click.echo(f"错误：{exc.message}", err=True)
+        sys.exit(1)
+    if done["saved"]:
+        click.echo(f"恢复前的数据库已另存为 {done['saved']}")
+    click.echo(f"已恢复：数据库第 {done['version']} 版，{done['tickets']} 张工单。现在可以启动服务。")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,7 @@ def demo_template(tmp_path_factory) -> Path:
     db = connect(cfg.db_path)
     migrate(db)
     calendar_svc.seed_from_package(db, at("2026-01-01 09:00"))
-    demo.load(db, cfg, at("2026-01-01 09:00"))
+    demo.load(db, cfg, at("2026-01-01 09:00"), with_tickets=False)  # tests make their own tickets
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.conn.close()
     return cfg.db_path
@@ -108,3 +108,66 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+# ---- added for the foundation suite: a frozen clock and HTML parsing ---------------------------
+
+
+class Clock:
+    """The time app.now() and the CLI's Ctx.now() return while the `clock` fixture is active."""
+
+    def __init__(self, start: datetime):
+        self.current = start
+
+    def set(self, text: str) -> None:
+        self.current = at(text)
+
+    def advance(self, **delta) -> None:
+        self.current += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Freeze the time views and CLI commands see (default 2026-03-02 09:00, a Monday); tests move it."""
+    import app as app_pkg
+    import app.cli as cli_mod
+
+    state = Clock(at("2026-03-02 09:00"))
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return state.current.astimezone(tz) if tz else state.current.replace(tzinfo=None)
+
+    monkeypatch.setattr(app_pkg, "datetime", Frozen)
+    monkeypatch.setattr(cli_mod, "datetime", Frozen)
+    return state
+
+
+def page(resp):
+    """A response body parsed as HTML, for XPath checks by id and class."""
+    import lxml.html
+
+    return lxml.html.fromstring(resp.get_data(as_text=True))
+
+
+def classes(element) -> set[str]:
+    """The CSS classes of an element."""
+    return set((element.get("class") or "").split())
+
+
+FAST_HASH_METHOD = "scrypt:1024:8:1"  # the real cost (scrypt:32768) takes ~0.13 s per check
+
+
+@pytest.fixture
+def fast_hashes(cfg, monkeypatch):
+    """Cheap scrypt parameters for this test's accounts, so login-heavy web tests stay fast."""
+    from werkzeug.security import generate_password_hash
+
+    from app.services import accounts
+
+    monkeypatch.setattr(accounts, "_hash", lambda pw: generate_password_hash(pw, method=FAST_HASH_METHOD))
+    db = connect(cfg.db_path)
+    with db.conn:
+        db.conn.execute("UPDATE users SET password_hash = ?", (generate_password_hash(PASSWORD, method=FAST_HASH_METHOD),))
+    db.conn.close()

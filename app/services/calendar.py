@@ -1,6 +1,7 @@
 """The editable working-day calendar: seeding from chinese-calendar, admin edits, yearly import, coverage."""
 from __future__ import annotations
 
+import re
 import threading
 from datetime import date, datetime, timedelta
 
@@ -120,6 +121,14 @@ def mark_year_entered(db, actor: Actor, year: int, now: datetime) -> None:
         audit.record(db, actor, "calendar.mark_year", str(year), {}, now)
 
 
+def _parse_date(text: str) -> date:
+    """2027-01-01, or 2027/1/1 as Excel on Chinese Windows writes dates into a CSV."""
+    m = re.fullmatch(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})", text)
+    if not m:
+        raise ValueError(text)
+    return date(int(m[1]), int(m[2]), int(m[3]))
+
+
 def import_csv(db, actor: Actor, data: bytes, now: datetime) -> dict:
     """Import `date,type,name` rows for whole years; all or nothing. Returns counts per year."""
     rows = read_rows(data, ["date", "type", "name"])
@@ -128,7 +137,7 @@ def import_csv(db, actor: Actor, data: bytes, now: datetime) -> dict:
     seen: set[date] = set()
     for line, row in rows:
         try:
-            day = date.fromisoformat(row["date"].replace("/", "-"))
+            day = _parse_date(row["date"])
         except ValueError:
             bad.append((line, f"日期“{row['date']}”格式不对，应为 2027-01-01"))
             continue

@@ -237,6 +237,8 @@ def calendar_view():
         date(year, month, 1)
     except ValueError:
         abort(404)
+    if not 1900 <= year <= 2100:  # the month grid and its prev/next links need the neighbouring months to exist
+        abort(404)
     cal = calendar_svc.load(db)
     prev = (year - (month == 1), 12 if month == 1 else month - 1)
     nxt = (year + (month == 12), 1 if month == 12 else month + 1)

@@ -29,10 +29,13 @@ def init_app(app) -> None:
 
     @app.after_request
     def _cache_and_compress(resp):
-        if request.endpoint == "static" and request.args.get("v"):
-            resp.cache_control.public = True
-            resp.cache_control.max_age = YEAR
-            resp.cache_control.immutable = True
+        if request.endpoint == "static":
+            if request.args.get("v"):
+                resp.cache_control.no_cache = None  # send_file's default; a hashed URL never changes
+                resp.cache_control.public = True
+                resp.cache_control.max_age = YEAR
+                resp.cache_control.immutable = True
+            return _gzip_static(resp)
         if (
             "gzip" in request.headers.get("Accept-Encoding", "")
             and resp.status_code == 200
@@ -47,3 +50,33 @@ def init_app(app) -> None:
                 resp.headers["Content-Length"] = str(len(resp.get_data()))
             resp.vary.add("Accept-Encoding")
         return resp
+
+
+@lru_cache(maxsize=64)
+def _gzipped(path: str, mtime: float) -> bytes:
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9)
+
+
+def _gzip_static(resp):
+    """Static text files go out gzip-compressed (compressed once per file version, kept in memory)."""
+    resp.vary.add("Accept-Encoding")
+    if (
+        resp.status_code != 200
+        or "gzip" not in request.headers.get("Accept-Encoding", "")
+        or not resp.mimetype.startswith(COMPRESSIBLE)
+    ):
+        return resp
+    from flask import current_app
+
+    path = Path(current_app.static_folder) / (request.view_args or {}).get("filename", "")
+    if not path.is_file():
+        return resp
+    data = _gzipped(str(path), path.stat().st_mtime)
+    opened = resp.response  # send_file's open file: close it, or a real server leaks one per request
+    resp.direct_passthrough = False
+    resp.set_data(data)
+    if hasattr(opened, "close"):
+        opened.close()
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers["Content-Length"] = str(len(data))
+    return resp

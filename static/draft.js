@@ -1,0 +1,98 @@
+/* Nothing typed is lost: forms marked data-draft="key" are saved to localStorage as they are typed,
+   offered back after a crash, a closed tab or a failed submit, and cleared once the server says the
+   form was saved (a page with ?saved=key). Plain ES5 for old Android WebViews. */
+(function () {
+  var PREFIX = "hotline-draft:";
+  var store;
+  try { store = window.localStorage; store.setItem(PREFIX + "t", "1"); store.removeItem(PREFIX + "t"); }
+  catch (e) { store = null; }
+  if (!store) return;
+
+  function fields(form) {
+    var out = {}, els = form.elements;
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      if (!el.name || el.type === "hidden" || el.type === "file" || el.type === "password" || el.type === "submit") continue;
+      if (el.type === "checkbox" || el.type === "radio") { if (el.checked) out[el.name + "=" + el.value] = true; }
+      else if (el.multiple) { for (var j = 0; j < el.options.length; j++) if (el.options[j].selected) out[el.name + "=" + el.options[j].value] = true; }
+      else if (el.value) out[el.name] = el.value;
+    }
+    return out;
+  }
+
+  function hasText(data) { for (var k in data) if (data.hasOwnProperty(k) && typeof data[k] === "string") return true; return false; }
+
+  function fill(form, data) {
+    var els = form.elements;
+    for (var i = 0; i < els.length; i++) {
+      var el = els[i];
+      if (!el.name || el.type === "hidden" || el.type === "file") continue;
+      if (el.type === "checkbox" || el.type === "radio") el.checked = !!data[el.name + "=" + el.value];
+      else if (el.multiple) { for (var j = 0; j < el.options.length; j++) el.options[j].selected = !!data[el.name + "=" + el.options[j].value]; }
+      else if (data.hasOwnProperty(el.name)) el.value = data[el.name];
+    }
+  }
+
+  function save(form) {
+    var data = fields(form);
+    var key = PREFIX + form.getAttribute("data-draft");
+    if (hasText(data)) store.setItem(key, JSON.stringify({ at: new Date().toLocaleString(), data: data }));
+    else store.removeItem(key);
+  }
+
+  function clearSaved() {
+    // the server marks a page reached after a successful save; the draft of that form is then obsolete
+    var marks = document.querySelectorAll("[data-clear-draft]");
+    for (var i = 0; i < marks.length; i++) store.removeItem(PREFIX + marks[i].getAttribute("data-clear-draft"));
+  }
+
+  function offer(form) {
+    var key = PREFIX + form.getAttribute("data-draft");
+    var raw = store.getItem(key);
+    if (!raw) return;
+    var draft;
+    try { draft = JSON.parse(raw); } catch (e) { store.removeItem(key); return; }
+    var current = fields(form);
+    var same = JSON.stringify(current) === JSON.stringify(draft.data);
+    if (same) return;
+    var box = document.getElementById("draft-offer");
+    if (!hasText(current) && !box) { fill(form, draft.data); markRestored(form); return; }
+    if (!box) {
+      if (!hasText(current)) fill(form, draft.data);
+      return;
+    }
+    box.hidden = false;
+    var t = box.querySelector("[data-draft-time]"); if (t) t.textContent = draft.at;
+    box.querySelector("[data-draft-restore]").onclick = function () { fill(form, draft.data); box.hidden = true; };
+    box.querySelector("[data-draft-discard]").onclick = function () { store.removeItem(key); box.hidden = true; };
+  }
+
+  function markRestored(form) {
+    var d = form.closest ? form.closest("details") : null;
+    if (d) d.open = true;
+    var note = document.createElement("p");
+    note.className = "flash info";
+    note.textContent = "已恢复上次未提交的内容。";
+    form.insertBefore(note, form.firstChild);
+  }
+
+  function init(root) {
+    clearSaved();
+    var forms = (root || document).querySelectorAll("form[data-draft]");
+    for (var i = 0; i < forms.length; i++) {
+      var form = forms[i];
+      if (form.getAttribute("data-draft-ready")) continue;
+      form.setAttribute("data-draft-ready", "1");
+      offer(form);
+      var timer = null;
+      var handler = (function (f) { return function () { clearTimeout(timer); timer = setTimeout(function () { save(f); }, 300); }; })(form);
+      form.addEventListener("input", handler);
+      form.addEventListener("change", handler);
+      form.addEventListener("submit", (function (f) { return function () { save(f); }; })(form));
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { init(); });
+  else init();
+  document.addEventListener("htmx:load", function (e) { init(e.target); });
+})();
