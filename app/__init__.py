@@ -69,6 +69,9 @@ def create_app(cfg: Config | None = None, test_config: dict | None = None) -> Fl
     from .web import jobs as admin_jobs, notices, notifications
 
     app.register_blueprint(notifications.bp, url_prefix="/notifications")
+    from .web import supervision
+
+    app.register_blueprint(supervision.bp, url_prefix="/supervision")
     app.register_blueprint(notices.bp, url_prefix="/notices")
     app.register_blueprint(admin_jobs.bp, url_prefix="/admin")
     from . import api

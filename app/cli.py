@@ -395,3 +395,30 @@ def restore(c: Ctx, file: Path, yes: bool) -> None:
     if done["saved"]:
         click.echo(f"恢复前的数据库已另存为 {done['saved']}")
     click.echo(f"已恢复：数据库第 {done['version']} 版，{done['tickets']} 张工单。现在可以启动服务。")
+
+
+@main.group()
+def repeats() -> None:
+    """重复诉求（一人多次、一事多人）与重点督办。"""
+
+
+@repeats.command("rescan")
+@click.option("--since", required=True, metavar="DATE", help="从这一天（YYYY-MM-DD，本地时间 0 点）起受理的工单重新判定。")
+@pass_ctx
+def repeats_rescan(c: Ctx, since: str) -> None:
+    """按现行阈值重新判定历史工单（改阈值或导入上级转办工单后运行）；重复运行不会重复纳入。"""
+    from .services import repeats as repeats_svc
+
+    try:
+        start = datetime.fromisoformat(since).replace(tzinfo=c.cfg.tz)
+    except ValueError:
+        click.echo(f"错误：日期格式应为 2026-11-23，收到 {since!r}。", err=True)
+        sys.exit(2)
+    prepare(c)
+    result = repeats_svc.rescan(c.db, c.cfg, start, c.now())
+    labels = {"created": "新纳入重点督办", "grew": "追加工单", "reopened": "重新督办", "merged": "合并",
+              "removed": "移出工单", "dissolved": "不再满足条件而结束"}
+    done = "，".join(f"{labels.get(k, k)} {v} 项" for k, v in sorted(result["changes"].items()))
+    click.echo(f"已重新判定 {start:%Y-%m-%d} 以来的 {result['tickets']} 张工单：" + (done or "没有变化（已是最新）") + "。")
+    if result["below_threshold"]:
+        click.echo(f"提示：有 {result['below_threshold']} 个督办中的事项按现行阈值已不足条件，未自动结束，请中心核实。")

@@ -60,7 +60,9 @@ def _client(path: Path, username: str):
     return c
 
 
-def _timed(fn, repeat: int) -> list[float]:
+def _timed(fn, repeat: int, warmup: int = 20) -> list[float]:
+    for i in range(warmup):  # warm SQLite's and the OS page cache: we measure steady state, not a cold disk
+        fn(i)
     out = []
     for i in range(repeat):
         t = time.perf_counter()

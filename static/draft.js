@@ -34,6 +34,7 @@
   }
 
   function save(form) {
+    if (!document.body.contains(form)) return;  // replaced by the page the server sent back
     var data = fields(form);
     var key = PREFIX + form.getAttribute("data-draft");
     if (hasText(data)) store.setItem(key, JSON.stringify({ at: new Date().toLocaleString(), data: data }));
@@ -84,12 +85,17 @@
       if (form.getAttribute("data-draft-ready")) continue;
       form.setAttribute("data-draft-ready", "1");
       offer(form);
-      var timer = null;
-      var handler = (function (f) { return function () { clearTimeout(timer); timer = setTimeout(function () { save(f); }, 300); }; })(form);
-      form.addEventListener("input", handler);
-      form.addEventListener("change", handler);
-      form.addEventListener("submit", (function (f) { return function () { save(f); }; })(form));
+      watch(form);
     }
+  }
+
+  function watch(form) {
+    var timer = null;  // one pause per form
+    function later() { clearTimeout(timer); timer = setTimeout(function () { save(form); }, 300); }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    // save now and drop the pending save: after a quick success it would bring the sent text back as a draft
+    form.addEventListener("submit", function () { clearTimeout(timer); save(form); });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { init(); });

@@ -510,7 +510,8 @@ def test_the_openapi_document_matches_the_routes(app, client):
     assert doc["servers"] == [{"url": "/api/v1"}]
     documented = {path: set(ops) for path, ops in doc["paths"].items()}
     assert documented == _routes(app)
-    assert len(documented) == 7 + len(STEPS)  # tickets, one ticket, 3 lists, notifications, openapi.json + actions
+    # tickets, one ticket, 3 lists, notifications, openapi.json + actions; key-supervision list, link, unlink
+    assert len(documented) == 10 + len(STEPS)
 
 
 def test_the_openapi_document_describes_auth_errors_and_bodies(client):

@@ -12,6 +12,7 @@ from conftest import PASSWORD, at
 
 from app.demo.callers import SAMPLE_APPEALS
 from app.services import directory
+from app.services.demo import QSZ_TOWNSHIP
 
 from browser.phonekit import HANDLER, dispatched_ticket
 
@@ -19,7 +20,6 @@ QUEUE_HTML_BUDGET = 20 * 1024  # gzip bytes
 FIRST_VISIT_BUDGET = 60 * 1024  # gzip bytes: HTML + CSS + JS
 YEAR = 365 * 24 * 3600
 GZIP = {"Accept-Encoding": "gzip, deflate"}
-QSZ_TOWNSHIP = "539901102"
 
 
 @pytest.fixture
@@ -30,7 +30,8 @@ def fifty(db, cfg):
     for i in range(50):
         appeal = SAMPLE_APPEALS[i % len(SAMPLE_APPEALS)]
         village = villages[i % len(villages)]
-        dispatched_ticket(db, cfg, at("2026-03-02 09:00").replace(minute=i), title=f"{appeal['title']}（{village['name']}{i % 9 + 1}组）",
+        dispatched_ticket(db, cfg, at("2026-03-02 09:00").replace(minute=i),
+                          title=f"{appeal['title']}（{village['name']}{i % 9 + 1}组）",
                           content=appeal["content"].replace("{village}", village["name"]), territory=village["code"],
                           category=appeal["category"], kind=appeal["kind"], urgency=urgencies[i % 10],
                           caller_phone=f"1390000{i:04d}")

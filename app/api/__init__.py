@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import auth, v1  # noqa: E402,F401  (they register their hooks and routes on bp)
+from . import auth, supervision, v1  # noqa: E402,F401  (they register their hooks and routes on bp)

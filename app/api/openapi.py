@@ -171,8 +171,10 @@ def _schemas() -> dict:
         "lead_unit": _nullable(_ref("TicketUnit")), "co_units": {"type": "array", "items": _ref("TicketUnit")},
         "pending_requests": {"type": "array", "items": _ref("Request")},
         "attachments": {"type": "array", "items": _ref("Attachment")},
-        "flags": {"type": "array", "items": TEXT, "description": "一人多次、一事多人等标记（尚未启用，目前为空）"},
-        "key_supervision": {"type": ["object", "null"], "description": "重点督办（尚未启用，目前为 null）"},
+        "flags": {"type": "array", "items": {"type": "string", "enum": ["mass_event", "repeat_caller"]},
+                  "description": "工单所在重点督办事项的规则：repeat_caller 一人多次；mass_event 一事多人"},
+        "key_supervision": {"type": ["integer", "null"],
+                            "description": "工单所在的重点督办事项编号（督办中的优先），不在重点督办中为 null"},
         "events": {"type": "array", "items": _ref("Event"), "description": "全流程轨迹，按时间先后"},
     }, ("number", "state", "sign_deadline", "due_at", "lead_unit", "co_units", "pending_requests", "flags", "events"))
     summary = _obj({
@@ -281,6 +283,47 @@ def _paths() -> dict:
             "responses": _responses(_json_ok(_items(name), what), *read_errors),
         }}
     paths["/notifications"] = _notifications_path()
+    paths.update(_key_supervision_paths())
+    return paths
+
+
+def _key_supervision_paths() -> dict:
+    """GET /key-supervision and the link / unlink of two tickets (app/api/supervision.py)."""
+    from ..domain.repeats import RULES
+    from ..services.supervision import CLOSE_KINDS, STATUSES
+
+    item = _obj({
+        "id": INT, "rule": _enum(RULES, "规则"), "rule_label": TEXT, "status": _enum(STATUSES, "状态"),
+        "title": TEXT, "first_at": TIME, "last_at": TIME, "ticket_count": INT,
+        "caller_count": {"type": "integer", "description": "不同诉求人数（同一号码算一人）"},
+        "open_count": {"type": "integer", "description": "未办结的工单数"}, "created_at": TIME, "closed_at": TIME,
+        "close_kind": _nullable(_enum(CLOSE_KINDS, "结束方式")), "close_reason": TEXT,
+        "township_code": _nullable(CODE), "territory_code": _nullable(CODE), "category_code": _nullable(CODE),
+    }, ("id", "rule", "status", "title", "ticket_count", "caller_count"))
+    listing = _obj({"items": {"type": "array", "items": item}, "total": INT, "page": INT, "pages": INT, "per_page": INT})
+    paths = {"/key-supervision": {"get": {
+        "operationId": "key_supervision", "summary": "重点督办事项", "tags": ["重点督办"],
+        "description": "一人多次、一事多人自动纳入和中心指定的重点督办事项（中心、领导令牌）；督办中的在前，最近有来电的在前。",
+        "parameters": [
+            _query("rule", "规则", _enum(RULES)), _query("status", "状态（不填为全部）", _enum(STATUSES)),
+            _query("township", "乡镇代码"), _query("unit", "牵头单位代码（事项中有该单位承办的工单）"),
+            _query("from", "最近来电不早于这一天（YYYY-MM-DD）", {"type": "string", "format": "date"}),
+            _query("to", "首次来电不晚于这一天（YYYY-MM-DD）", {"type": "string", "format": "date"}),
+            _query("page", "页码，从 1 开始（每页 30 条）", {"type": "integer", "minimum": 1}),
+        ],
+        "responses": _responses(_json_ok(listing, "一页重点督办事项"), "Unauthorized", "Forbidden", "Invalid"),
+    }}}
+    for action, what in (("link", "把两张工单关联为同一事项（中心）：可能使一人多次、一事多人达到条件，中心指定的督办事项会带上另一张工单。"),
+                         ("unlink", "确认两张工单不是同一事项（中心）：以后不再按内容相似把它们归为一组，督办事项中随之移出。")):
+        schema = _obj({"other": {"type": "string", "description": "另一张工单的编号"},
+                       "note": {"type": "string", "description": "说明"}}, ("other",))
+        paths[f"/tickets/{{number}}/{action}"] = {"post": {
+            "operationId": action, "summary": "关联工单" if action == "link" else "解除关联", "description": what,
+            "tags": ["重点督办"], "parameters": [NUMBER_PARAM],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": _responses(_json_ok(_ref("Ticket"), "编号为 number 的工单（含 flags 与 key_supervision）"),
+                                    "BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "Invalid"),
+        }}
     return paths
 
 
@@ -296,7 +339,7 @@ def document() -> dict:
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
-        "tags": [{"name": "工单"}, {"name": "工单办理"}, {"name": "目录"}],
+        "tags": [{"name": "工单"}, {"name": "工单办理"}, {"name": "重点督办"}, {"name": "目录"}],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -56,8 +56,8 @@ def ticket(t: dict) -> dict:
         co_units=[_unit(u) for u in active if u["role"] == "co"],
         pending_requests=[_request(r) for r in t["pending"]],
         attachments=[_attachment(a) for a in t["attachments"]],
-        flags=[],  # repeat-appeal flags come with the key-supervision issue
-        key_supervision=None,
+        flags=t["supervision"]["flags"],
+        key_supervision=t["supervision"]["key_supervision"],
         events=[_event(e) for e in t["events"]],
     )
     return out

@@ -129,7 +129,7 @@ def categories():
 @bp.get("/notifications")
 def notifications():
     """The token's own notifications, newest first: its unit's for a handler token, its role's otherwise."""
-    from ..domain.reminders import KINDS
+    from ..domain.reminders import kind_label
     from ..services import notify
 
     params = {}
@@ -140,7 +140,7 @@ def notifications():
             raise ValidationFailed(msg, errors={name: msg})
         params[name] = int(raw)
     rows = notify.for_token(get_db(), g.token["role"], g.token["unit_code"], **params)
-    return {"items": [{"id": r["id"], "kind": r["kind"], "kind_label": KINDS.get(r["kind"], r["kind"]),
+    return {"items": [{"id": r["id"], "kind": r["kind"], "kind_label": kind_label(r["kind"]),
                        "ticket": r["number"], "text": r["text"], "deadline": r["deadline"],
                        "created_at": r["created_at"], "late": bool(r["late"])} for r in rows]}
 

@@ -31,7 +31,16 @@ KINDS = {
     "return_waiting": "退单申请待审核",
     "callback_due": "待回访",
     "overdue_notice": "超时全县通报",
+    "key_supervision": "重点督办",  # services.supervision: an item appeared or came back (一人多次 / 一事多人)
 }
+OTHER_KIND = "通知"  # the label of a kind another feature sends without adding it to KINDS
+
+
+def kind_label(kind: str) -> str:
+    """The Chinese label of a notification kind."""
+    return KINDS.get(kind, OTHER_KIND)
+
+
 FAMILIES = {
     "sign": ("sign_soon", "sign_overdue"),
     "due": ("due_soon", "due_overdue"),

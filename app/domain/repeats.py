@@ -15,6 +15,7 @@ Windows are closed intervals: with 30 days, a call exactly 30 days after the fir
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -35,13 +36,14 @@ FILLERS = sorted({
     "吗", "诶", "了", "的", "地", "得", "着", "过", "是", "在", "有", "个", "和", "跟", "给", "把", "被", "说",
 }, key=len, reverse=True)
 _FILLER_RE = re.compile("|".join(re.escape(w) for w in FILLERS))
+_NOT_WORD_RE = re.compile(r"[\W_]+")  # punctuation, spaces and symbols: keeps letters (汉字 too) and digits
 
 
+@functools.lru_cache(maxsize=4096)  # the same stored appeals come back as candidates call after call
 def normalize_text(text: str) -> str:
     """Full-width → half-width, lower case, filler words, punctuation and spaces removed."""
     text = unicodedata.normalize("NFKC", text or "").lower()
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] in "LN")
-    return _FILLER_RE.sub("", text)
+    return _FILLER_RE.sub("", _NOT_WORD_RE.sub("", text))
 
 
 def similarity(a: "Appeal", b: "Appeal") -> float:
@@ -81,21 +83,28 @@ class Appeal:
     number: str = ""
     norm: str = field(init=False, repr=False, compare=False)
     chars: frozenset = field(init=False, repr=False, compare=False)
+    key: str = field(init=False, repr=False, compare=False)  # caller_key, computed once
 
     def __post_init__(self):
         # frozen, yet computed once: the group search compares each appeal with many others
         norm = normalize_text(f"{self.title}{self.content}")
         object.__setattr__(self, "norm", norm)
         object.__setattr__(self, "chars", frozenset(norm))
+        object.__setattr__(self, "key", self.caller_key)
 
     @property
     def caller_key(self) -> str:
-        """Who called, for counting distinct people: the phone, else the ID number, else this ticket alone."""
-        if self.phone:
-            return "p:" + self.phone
-        if self.id_number:
-            return "i:" + self.id_number.upper()
-        return f"t:{self.id}"
+        """Who called, for counting distinct people (see caller_key())."""
+        return caller_key(self.phone, self.id_number, self.id)
+
+
+def caller_key(phone: str, id_number: str, ticket_id: int) -> str:
+    """Who called, for counting distinct people: the phone, else the ID number, else this ticket alone."""
+    if phone:
+        return "p:" + phone
+    if id_number:
+        return "i:" + id_number.upper()
+    return f"t:{ticket_id}"
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,23 @@ class Relations:
     groups: dict = field(default_factory=dict)  # rule -> list of sets of ticket ids already in one item
 
     def together(self, rule: str, a: int, b: int) -> bool:
-        return any(a in g and b in g for g in self.groups.get(rule, ()))
+        """Are both tickets in one existing item of this rule?"""
+        index = self._index().get(rule, {})
+        return bool(index.get(a, _NONE) & index.get(b, _NONE))
+
+    def _index(self) -> dict:
+        # ticket -> the items it is in, rebuilt only when `groups` is replaced: the group search asks n² times
+        if getattr(self, "_indexed", None) is not self.groups:
+            self._by_ticket = {rule: {} for rule in self.groups}
+            for rule, groups in self.groups.items():
+                for n, g in enumerate(groups):
+                    for t in g:
+                        self._by_ticket[rule].setdefault(t, set()).add(n)
+            self._indexed = self.groups
+        return self._by_ticket
+
+
+_NONE: frozenset = frozenset()
 
 
 def same_caller(a: Appeal, b: Appeal) -> bool:
@@ -147,10 +172,13 @@ def same_place(a: Appeal, b: Appeal) -> bool:
 
 def same_matter(a: Appeal, b: Appeal, rules: Rules, rel: Relations, rule: str | None = None) -> bool:
     """The definition of "same matter / same event" (explicit decisions by people win)."""
-    key = pair(a.id, b.id)
-    if key in rel.detached:
-        return False
-    if key in rel.linked or (rule and rel.together(rule, a.id, b.id)):
+    if rel.detached or rel.linked:
+        key = pair(a.id, b.id)
+        if key in rel.detached:
+            return False
+        if key in rel.linked:
+            return True
+    if rule and rel.groups and rel.together(rule, a.id, b.id):
         return True
     return a.category_code == b.category_code and same_place(a, b) and similarity(a, b) >= rules.similarity
 
@@ -213,7 +241,7 @@ def _grow(rule: str, seed: Appeal, pool: dict[int, Appeal], rules: Rules, rel: R
     while frontier:
         node = frontier.pop(0)
         for cid in [cid for cid, c in pool.items() if same_matter(node, c, rules, rel, rule)]:
-            if any(pair(cid, gid) in rel.detached for gid in group):
+            if rel.detached and any(pair(cid, gid) in rel.detached for gid in group):
                 continue
             group[cid] = pool.pop(cid)
             frontier.append(group[cid])
@@ -221,7 +249,21 @@ def _grow(rule: str, seed: Appeal, pool: dict[int, Appeal], rules: Rules, rel: R
 
 
 def _measure(rule: str, window: list[Appeal]) -> int:
-    return len(window) if rule == "repeat_caller" else len({a.caller_key for a in window})
+    return len(window) if rule == "repeat_caller" else len({a.key for a in window})
+
+
+def _windows(appeals: list[Appeal], window: timedelta, starts) -> list[tuple[int, int]]:
+    """(first, past-last) index of the window [s, s + window] for each start index, over appeals sorted by time.
+
+    Two pointers over the sorted list: linear, so a burst of fifty reports costs no more than fifty steps.
+    """
+    out, end = [], 0
+    for i in starts:
+        end = max(end, i)
+        while end < len(appeals) and appeals[end].received_at <= appeals[i].received_at + window:
+            end += 1
+        out.append((i, end))
+    return out
 
 
 def evaluate_rule(rule: str, ticket: Appeal, candidates: list[Appeal], rules: Rules,
@@ -232,15 +274,20 @@ def evaluate_rule(rule: str, ticket: Appeal, candidates: list[Appeal], rules: Ru
         return Finding(rule, ticket, [ticket], 1, 1, rules.threshold(rule), False, [])
     group = group_of(rule, ticket, candidates, rules, rel)
     window, threshold = rules.window(rule), rules.threshold(rule)
-    best: list[Appeal] = [ticket]
+    best, best_measure = [ticket], 1
     members: dict[int, Appeal] = {}
     # every window [s, s + window] that contains the ticket starts at a group member no later than it
-    for start in (a.received_at for a in group if ticket.received_at - window <= a.received_at <= ticket.received_at):
-        inside = [a for a in group if start <= a.received_at <= start + window]
-        if _measure(rule, inside) > _measure(rule, best):
-            best = inside
-        if _measure(rule, inside) >= threshold:
-            members.update((a.id, a) for a in inside)
+    starts = [i for i, a in enumerate(group) if ticket.received_at - window <= a.received_at <= ticket.received_at]
+    upto = 0
+    for i, j in _windows(group, window, starts):
+        inside = group[i:j]
+        measure = _measure(rule, inside)
+        if measure > best_measure:
+            best, best_measure = inside, measure
+        if measure >= threshold:
+            # windows only move right, so each member is added once
+            members.update((a.id, a) for a in group[max(i, upto):j])
+            upto = max(upto, j)
     tripped = bool(members)
     return Finding(rule, ticket, group, len(best), _measure("mass_event", best), threshold, tripped,
                    sorted(members.values(), key=lambda a: (a.received_at, a.id)))
@@ -253,9 +300,9 @@ def evaluate(ticket: Appeal, candidates: list[Appeal], rules: Rules, rel: Relati
 
 def best_window(rule: str, appeals: list[Appeal], rules: Rules) -> int:
     """The largest measure (calls, or distinct callers) of any rolling window over these appeals."""
-    window = rules.window(rule)
-    return max((_measure(rule, [a for a in appeals if s.received_at <= a.received_at <= s.received_at + window])
-                for s in appeals), default=0)
+    ordered = sorted(appeals, key=lambda a: (a.received_at, a.id))
+    return max((_measure(rule, ordered[i:j]) for i, j in _windows(ordered, rules.window(rule), range(len(ordered)))),
+               default=0)
 
 
 def components(rule: str, appeals: list[Appeal], rules: Rules, rel: Relations) -> list[list[Appeal]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ..domain.reminders import KINDS
+from ..domain.reminders import kind_label
 from ..domain.tickets import normalize_phone
 from ..store import all_rows, one, scalar, write
 
@@ -58,7 +58,8 @@ def notify(
 ) -> int:
     """Notify exactly one of a unit, a user or a role; queue SMS and file delivery; return the notification id.
 
-    `kind` is a short id (see domain.reminders.KINDS; other features may add their own, e.g. "repeat_caller").
+    `kind` is a short id: one of domain.reminders.KINDS, or a feature's own (e.g. "repeat_caller"; add it to
+    KINDS for its Chinese label, else it shows as “通知”).
     Runs in its own transaction, or inside the caller's (as a savepoint) when one is open.
     """
     if sum(x is not None for x in (unit_code, user_id, role)) != 1:
@@ -120,7 +121,7 @@ def for_user(db, user: dict, *, unread_only: bool = False, page: int = 1, per_pa
         (user["id"], *params, per_page, (max(1, page) - 1) * per_page),
     )
     for r in rows:
-        r["kind_label"] = KINDS.get(r["kind"], r["kind"])
+        r["kind_label"] = kind_label(r["kind"])
     return rows, total
 
 

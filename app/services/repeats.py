@@ -354,6 +354,7 @@ class Preview:
     related: list[tuple[dict, float]]
     rules: Rules
     ready: bool                      # territory and category chosen: "same matter" can be judged
+    held_out: dict[str, list[dict]]  # tickets the operator unticked, kept on show under the rule they were under
 
 
 def preview(db, cfg: Config, form: dict, now: datetime, *, confirmed=(), detached=()) -> Preview:
@@ -375,18 +376,24 @@ def preview(db, cfg: Config, form: dict, now: datetime, *, confirmed=(), detache
     ids = {r["number"]: i for i, r in rows.items()}
     rel.linked |= {pair(0, ids[n]) for n in confirmed if n in ids}
     rel.detached |= {pair(0, ids[n]) for n in detached if n in ids}
-    findings = rules_mod.evaluate(t, [appeal(r) for r in rows.values()], rules, rel)
+    appeals = {i: appeal(r) for i, r in rows.items()}
+    findings = rules_mod.evaluate(t, list(appeals.values()), rules, rel)
     warnings = {rule: rules_mod.warning(f, rules) for rule, f in findings.items()
                 if ready and len(f.group) > 1 and not (rule == "repeat_caller" and (t.anonymous or not (t.phone or t.id_number)))}
     grouped = {a.id for f in findings.values() for a in f.group}
     related = []
     if ready:
-        for a in (appeal(r) for r in rows.values()):
+        for a in appeals.values():
             if (a.id not in grouped and a.category_code == t.category_code and rules_mod.same_place(a, t)
                     and abs(a.received_at - now) <= rules.mass_event_window):
                 related.append((rows[a.id], rules_mod.similarity(a, t)))
         related.sort(key=lambda x: -x[1])
-    return Preview(findings, warnings, rows, related[:5], rules, ready)
+    held_out: dict[str, list[dict]] = {"repeat_caller": [], "mass_event": []}
+    for n in detached:
+        if n in ids and ids[n] not in grouped:
+            mine = rules_mod.same_caller(t, appeals[ids[n]]) and not t.anonymous
+            held_out["repeat_caller" if mine else "mass_event"].append(rows[ids[n]])
+    return Preview(findings, warnings, rows, related[:5], rules, ready, held_out)
 
 
 # ---- rescan ----------------------------------------------------------------------------------------------

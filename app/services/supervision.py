@@ -118,20 +118,16 @@ def members(db, item_id: int) -> list[dict]:
     )
 
 
-def caller_key(row: dict) -> str:
-    """Who called, as the rules count distinct people (phone, else ID number, else the ticket itself)."""
-    return rules_mod.Appeal(id=row["id"], received_at=datetime.fromisoformat(row["received_at"]),
-                            phone=row["phone_norm"], id_number=row["id_number"]).caller_key
-
-
 def refresh(db, item_id: int, now: datetime) -> dict:
     """Recount first and last time, tickets, distinct callers and open tickets from the members."""
-    rows = members(db, item_id)
+    rows = all_rows(db, "SELECT t.id, t.received_at, t.phone_norm, t.id_number, t.state FROM supervision_members m "
+                        "JOIN tickets t ON t.id = m.ticket_id WHERE m.item_id = ? ORDER BY t.received_at, t.id", (item_id,))
     if rows:
         db.conn.execute(
             "UPDATE supervision_items SET first_at = ?, last_at = ?, ticket_count = ?, caller_count = ?, open_count = ?,"
             " updated_at = ? WHERE id = ?",
-            (rows[0]["received_at"], max(r["received_at"] for r in rows), len(rows), len({caller_key(r) for r in rows}),
+            (rows[0]["received_at"], max(r["received_at"] for r in rows), len(rows),
+             len({rules_mod.caller_key(r["phone_norm"], r["id_number"], r["id"]) for r in rows}),
              sum(1 for r in rows if r["state"] not in FINAL_STATES), _iso(now), item_id),
         )
     else:
@@ -189,9 +185,15 @@ class Page:
     per_page: int = PER_PAGE
     filters: dict = field(default_factory=dict)
 
+    capped: bool = False  # the shared pager template asks; item lists are always counted exactly
+
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+    @property
+    def total_text(self) -> str:
+        return str(self.total)
 
 
 def list_items(db, actor: Actor, f: dict, page: int = 1, per_page: int = PER_PAGE) -> Page:
@@ -277,7 +279,7 @@ def for_ticket(db, ticket_id: int) -> dict:
         "WHERE (l.a_id = ? OR l.b_id = ?) AND l.state = 'linked' ORDER BY l.at", (ticket_id, ticket_id, ticket_id),
     )
     flags = sorted({i["rule"] for i in items if i["rule"] != "manual"})
-    return {"flags": flags, "key_supervision": items[0]["id"] if items else None, "items": items, "links": links}
+    return {"flags": flags, "key_supervision": items[0]["id"] if items else None, "memberships": items, "links": links}
 
 
 # ---- the centre's actions ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from ..domain.tickets import (
     CHANNELS, CONTACT_METHODS, KINDS, REJECT_REASONS, RETURN_REASONS, SATISFACTION, TRANSFER_TARGETS,
     normalize_phone, remaining_text,
 )
-from ..services import attachments as attachments_svc, catalogue, directory, lists, tickets
+from ..services import attachments as attachments_svc, catalogue, directory, lists, repeats, tickets
 from .auth import roles_required
 
 bp = Blueprint("tickets", __name__)
@@ -86,8 +86,9 @@ def new():
             data["lead_unit"] = next((s.unit_code for s in sugg if s.role == "lead"), "")
             data["co_units"] = [s.unit_code for s in sugg if s.role == "co"]
         try:
+            confirmed, detached = _picked(request.form)
             out = tickets.intake(db, _cfg(), _actor(), form, now(), then=then, data=data,
-                                 idempotency_key=form.get("idem") or None)
+                                 idempotency_key=form.get("idem") or None, links=confirmed, detached=detached)
         except ValidationFailed as exc:
             errors = exc.errors or {"_": exc.message}
             message = exc.message
@@ -96,14 +97,36 @@ def new():
             errors = {"_": exc.message}
         else:
             flash(f"工单 {out.number} 已{'直接答复并办结' if out.state == 'answered_directly' else '派单' if out.state == 'dispatched' else '保存，等待派单'}。", "success")
+            if out.extra.get("key_supervision"):
+                flash("该来电达到重复诉求条件，已纳入重点督办。", "warning")
             return redirect(url_for("tickets.show", number=out.number, saved="intake"))
     form.setdefault("idem", uuid.uuid4().hex)
     phone = normalize_phone(form.get("caller_phone", ""))
     return render_template(
         "tickets/new.html", form=form, errors=errors, message=message,
         history=tickets.history(db, phone, form.get("id_number", ""), now()) if phone else [],
-        suggestions=_suggest(db, form), **_pickers(db),
+        suggestions=_suggest(db, form), **_pickers(db), **_repeats_ctx(db, form, request.form),
     ), (422 if errors else 200)
+
+
+def _picked(args) -> tuple[list[str], list[str]]:
+    """Ticket numbers the operator ticked as the same matter, and suggested ones unticked (not the same)."""
+    confirmed = args.getlist("link_confirm")
+    return confirmed, [n for n in args.getlist("link_suggested") if n not in confirmed]
+
+
+def _repeats_ctx(db, form: dict, args) -> dict:
+    confirmed, detached = _picked(args)
+    rp = repeats.preview(db, _cfg(), form, now(), confirmed=confirmed, detached=detached)
+    return {"rp": rp, "confirmed": set(confirmed), "detached": set(detached)}
+
+
+@bp.get("/new/repeats")
+@roles_required("operator", "center")
+def repeats_preview():
+    """Repeat-appeal warnings for the call being typed: the caller's same matter, the village's same event."""
+    ctx = _repeats_ctx(get_db(), request.args.to_dict(), request.args)
+    return _partial("tickets/_repeats.html", "tickets/_repeats.html", **ctx)
 
 
 def _suggest(db, form: dict):

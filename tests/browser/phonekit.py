@@ -109,18 +109,24 @@ class LiveServer:
         return [h for h in self.hits if h.method == "POST" and path_part in h.path]
 
 
-def camera_photo(path: Path, size=(4000, 3000), sigma: int = 20, quality: int = 93, gps: bool = True) -> Path:
-    """A camera-sized JPEG (about 5 MB at the defaults) with grainy detail and, optionally, GPS in EXIF."""
+def camera_photo(path: Path, size=(4000, 3000), quality: int = 90, gps: bool = True) -> Path:
+    """A camera-sized JPEG (about 5 MB at the defaults) with detail at several scales, so that, like a real
+    photo, it still weighs a few hundred KB at 1600 px; optionally with GPS in its EXIF."""
     from PIL import Image
 
     w, h = size
-    tile = (500, 375)  # noise tiles pasted side by side: as incompressible as full noise, ten times faster
-    noise = Image.merge("RGB", [Image.effect_noise(tile, sigma) for _ in range(3)])
+    tile = (500, 375)  # noise tiles pasted side by side: as hard to compress as full noise, ten times faster
+
+    def noise(scale: int, sigma: int):
+        small = (tile[0] // scale, tile[1] // scale)
+        return Image.merge("RGB", [Image.effect_noise(small, sigma).resize(tile, Image.Resampling.BICUBIC) for _ in range(3)])
+
+    texture = Image.blend(noise(2, 60), noise(1, 20), 0.3)  # blotches of 2-4 px that survive shrinking, and grain
     grain = Image.new("RGB", size)
     for x in range(0, w, tile[0]):
         for y in range(0, h, tile[1]):
-            grain.paste(noise, (x, y))
-    img = Image.blend(Image.linear_gradient("L").resize(size).convert("RGB"), grain, 0.5)
+            grain.paste(texture, (x, y))
+    img = Image.blend(Image.linear_gradient("L").resize(size).convert("RGB"), grain, 0.6)
     exif = Image.Exif()
     if gps:
         exif[0x8825] = {1: "N", 2: (25.0, 3.0, 0.0), 3: "E", 4: (102.0, 42.0, 0.0)}
@@ -130,13 +136,18 @@ def camera_photo(path: Path, size=(4000, 3000), sigma: int = 20, quality: int = 
     return path
 
 
-def dispatched_ticket(db, cfg, now: datetime, **fields) -> str:
-    """A new ticket, taken by the centre and dispatched to 青石镇 (QSZ) at once; returns its number."""
+def actor(db, username: str):
+    """A demo account as the acting person of a service call."""
     from app.domain.roles import Actor
-    from app.services import tickets
     from app.store import one
 
-    row = one(db, "SELECT id, display_name, role, unit_code FROM users WHERE username = 'center'")
-    center = Actor(row["id"], row["display_name"], row["role"], row["unit_code"])
-    return tickets.intake(db, cfg, center, {**TICKET_FORM, **fields}, now, then="dispatch",
+    row = one(db, "SELECT id, display_name, role, unit_code FROM users WHERE username = ?", (username,))
+    return Actor(row["id"], row["display_name"], row["role"], row["unit_code"])
+
+
+def dispatched_ticket(db, cfg, now: datetime, **fields) -> str:
+    """A new ticket, taken by the centre and dispatched to 青石镇 (QSZ) at once; returns its number."""
+    from app.services import tickets
+
+    return tickets.intake(db, cfg, actor(db, "center"), {**TICKET_FORM, **fields}, now, then="dispatch",
                           data={"lead_unit": "QSZ"}).number

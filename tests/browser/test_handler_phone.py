@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from app.services import attachments as attachments_svc
 from app.store import all_rows
 
-from .phonekit import CALLER_PHONE, TICKET_FORM
+from .phonekit import CALLER_PHONE, HANDLER, TICKET_FORM
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +96,7 @@ def test_reply_with_a_photo_survives_a_dropped_signal_and_is_saved_once(phone, l
     picker = page.locator("#act-reply input[type=file]")
     picker.set_input_files(big)
     expect(picker).to_have_attribute("data-shrunk", "1")
+    expect(page.locator("#act-reply .photo-note")).to_contain_text("已压缩")
     assert picker.evaluate("el => el.files[0].type") == "image/jpeg"
     phone.shot("photo-chosen")
 
@@ -107,6 +108,12 @@ def test_reply_with_a_photo_survives_a_dropped_signal_and_is_saved_once(phone, l
     expect(result).to_have_value(RESULT)  # nothing typed is lost
     phone.shot("offline-submit-failed")
     assert live.posts("/act/reply") == [] and reply_events(db, ticket) == []
+    page.locator("details.menu summary").tap()  # tapping a link while offline says so, too
+    page.locator("details.menu nav a", has_text="本单位工单").tap()
+    expect(page.locator("#net-notice")).to_contain_text("页面没有打开")
+    expect(page.locator("#ticket")).to_be_visible()
+    page.locator("details.menu summary").tap()
+    phone.shot("offline-link-failed")
 
     phone.context.set_offline(False)
     alert.locator("button").tap()
@@ -124,13 +131,17 @@ def test_reply_with_a_photo_survives_a_dropped_signal_and_is_saved_once(phone, l
     statics_fetched_once(live)  # even across the reload
 
 
-def test_a_retry_after_a_lost_answer_saves_the_reply_once(phone, live, ticket, db):
+def test_a_retry_after_a_lost_answer_saves_the_reply_once(phone, live, ticket, photos, db, cfg):
     page = phone.page
     phone.login()
+    page.add_init_script(HOLD_SHRINKING)
     page.goto(f"/tickets/{ticket}")
     sign(phone)
     page.locator("#act-reply summary").tap()
     page.locator("#act-reply textarea[name=result]").fill(RESULT)
+    page.locator("#act-reply input[type=file]").set_input_files(photos["big"])
+    form = page.locator("#act-reply form")
+    expect(form).to_have_attribute("data-shrinking", "1")
 
     attempts = []
 
@@ -143,7 +154,10 @@ def test_a_retry_after_a_lost_answer_saves_the_reply_once(phone, live, ticket, d
             route.continue_()
 
     page.route("**/act/reply", lose_first_answer)
-    page.locator("#act-reply button[type=submit]").tap()
+    page.locator("#act-reply button[type=submit]").tap()  # before the photo is shrunk: the submit waits for it
+    expect(form).to_have_attribute("data-status", re.compile("正在压缩照片"))
+    assert attempts == []  # the camera-sized original did not go
+    page.evaluate("releaseShrinking()")
     expect(page.locator("#act-reply .net-error")).to_contain_text("网络断了")
     phone.shot("answer-lost")
     assert len(reply_events(db, ticket)) == 1  # the first attempt did arrive
@@ -154,7 +168,53 @@ def test_a_retry_after_a_lost_answer_saves_the_reply_once(phone, live, ticket, d
     expect(page.locator(".flash.info")).to_contain_text("没有重复保存")
     phone.shot("retried-saved-once")
     assert attempts == ["POST", "POST"] and len(live.posts("/act/reply")) == 2
-    assert len(reply_events(db, ticket)) == 1
+    assert all(p.received < photos["big"].stat().st_size / 4 for p in live.posts("/act/reply"))
+    [reply] = reply_events(db, ticket)
+    assert_one_shrunk_photo(db, cfg, ticket, reply["id"], max_side=1600)
+
+
+def test_a_note_saved_at_once_leaves_no_draft_behind(phone, ticket, db):
+    """Typing and tapping 保存 within the autosave's pause must not bring the note back as a "draft" later."""
+    page = phone.page
+    phone.login()
+    page.clock.install()  # the page's timers run on a clock the test can move forward
+    page.goto(f"/tickets/{ticket}")
+    sign(phone)
+    page.locator("#act-note summary").tap()
+    page.locator("#act-note textarea[name=note]").fill(NOTE)
+    page.locator("#act-note button[type=submit]").tap()
+    expect(page.locator("#timeline .ev-note .note")).to_have_text(NOTE)
+    page.clock.run_for(5000)  # any autosave still pending from the typing fires now
+    assert page.evaluate("k => localStorage.getItem(k)", f"hotline-draft:{ticket}-note") is None
+    page.goto(f"/tickets/{ticket}")
+    expect(page.locator("#act-note textarea[name=note]")).to_have_value("")
+    expect(page.locator("#act-note .flash.info")).to_have_count(0)
+    phone.shot("no-stale-draft")
+
+
+def test_a_retried_callback_keeps_the_button_that_was_pressed(phone, live, ticket, db, cfg, clock):
+    """The centre's 回访 form has two submit buttons (办结 / 重办): a retry after a dropped signal sends the same one."""
+    from app.services import tickets as svc
+
+    from .phonekit import actor
+
+    qsz = actor(db, HANDLER)
+    svc.act(db, cfg, qsz, ticket, "sign", {}, clock.current)
+    svc.act(db, cfg, qsz, ticket, "reply", {"result": RESULT}, clock.current)
+    page = phone.page
+    phone.login("center")
+    page.goto(f"/tickets/{ticket}")
+    page.locator("#act-callback summary").tap()
+    page.locator("#act-callback input[name=resolved][value='0']").check()
+    page.locator("#act-callback input[name=satisfaction][value=unsatisfied]").check()
+    phone.context.set_offline(True)
+    page.locator("#act-callback button[value=reopen]").tap()
+    expect(page.locator("#act-callback .net-error")).to_contain_text("网络断了")
+    phone.context.set_offline(False)
+    page.locator("#act-callback .net-error button").tap()
+    expect(page.locator("#timeline .ev-callback")).to_contain_text("重办")
+    expect(page.locator("#state")).to_have_text("办理中")
+    phone.shot("callback-retried-reopen")
 
 
 def test_without_javascript_sign_contact_and_reply_post_and_redirect(phone_factory, live, ticket, photos, db, cfg):
@@ -217,13 +277,24 @@ def test_handler_pages_fit_a_phone(phone, ticket):
         problems[name] = page.evaluate(MEASURE)
     page.locator("#act-sign button").tap()
     expect(page.locator("#timeline .ev-sign")).to_have_count(1)
-    page.evaluate("document.querySelectorAll('details').forEach(function (d) { d.open = true; })")
+    page.evaluate("document.querySelectorAll('#actions details').forEach(function (d) { d.open = true; })")
     phone.shot("every-action-open")
     problems["ticket_signed_all_open"] = page.evaluate(MEASURE)
     assert page.locator("#actions details").count() >= 5  # contact, reply, note, extension, return
     bad = {k: {what: found for what, found in v.items() if found} for k, v in problems.items() if any(v.values())}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
 
+
+# Run before the page's scripts: canvas.toBlob (the JPEG encoding of a shrunk photo) waits until the test
+# calls releaseShrinking(), as if the phone were slow; without it the test could not tell when to tap.
+HOLD_SHRINKING = """(function () {
+  var toBlob = HTMLCanvasElement.prototype.toBlob, held = [];
+  HTMLCanvasElement.prototype.toBlob = function (cb, type, quality) {
+    var canvas = this;
+    held.push(function () { toBlob.call(canvas, cb, type, quality); });
+  };
+  window.releaseShrinking = function () { held.splice(0).forEach(function (go) { go(); }); };
+})();"""
 
 # Run in the page: what is too small to tap or read, and how far the page overflows the screen sideways.
 MEASURE = """() => {
