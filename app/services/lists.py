@@ -33,6 +33,7 @@ class Page:
     page: int
     per_page: int = PER_PAGE
     filters: dict = field(default_factory=dict)
+    cap: int | None = COUNT_CAP  # None: the total was counted exactly
 
     @property
     def pages(self) -> int:
@@ -41,11 +42,11 @@ class Page:
     @property
     def capped(self) -> bool:
         """True when there are more matches than were counted."""
-        return self.total > COUNT_CAP
+        return self.cap is not None and self.total > self.cap
 
     @property
     def total_text(self) -> str:
-        return f"{COUNT_CAP}+" if self.capped else str(self.total)
+        return f"{self.cap}+" if self.capped else str(self.total)
 
 
 def _iso(dt: datetime) -> str:

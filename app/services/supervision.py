@@ -8,7 +8,6 @@ see the list at all.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from exports.letters import clue_transfer_letter
@@ -21,6 +20,7 @@ from ..domain.tickets import mask_phone
 from ..store import all_rows, one, scalar, write
 from . import notify as notify_svc
 from . import tickets as tickets_svc
+from .lists import Page
 
 READERS = ("center", "leader")
 WRITERS = ("center",)
@@ -175,27 +175,6 @@ def ticket_finished(db, actor: Actor, ticket_id: int, now: datetime) -> None:
 # ---- reading ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Page:
-    """One page of items with the total count."""
-
-    rows: list[dict]
-    total: int
-    page: int
-    per_page: int = PER_PAGE
-    filters: dict = field(default_factory=dict)
-
-    capped: bool = False  # the shared pager template asks; item lists are always counted exactly
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def total_text(self) -> str:
-        return str(self.total)
-
-
 def list_items(db, actor: Actor, f: dict, page: int = 1, per_page: int = PER_PAGE) -> Page:
     """Items for the list page, newest activity first; filters rule, township, unit, status, period (from/to)."""
     may_read(actor)
@@ -239,7 +218,7 @@ def list_items(db, actor: Actor, f: dict, page: int = 1, per_page: int = PER_PAG
         f"WHERE {sql_where} ORDER BY i.status = 'open' DESC, i.last_at DESC, i.id DESC LIMIT ? OFFSET ?",
         (*params, per_page, (page - 1) * per_page),
     )
-    return Page(rows, total, page, per_page, f)
+    return Page(rows, total, page, per_page, f, cap=None)  # items are few: always counted exactly
 
 
 def get_item(db, actor: Actor, item_id: int) -> dict:

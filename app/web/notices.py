@@ -22,7 +22,7 @@ def index():
     db = get_db()
     page = max(1, request.args.get("page", 1, type=int))
     rows, total = notices.listing(db, PER_PAGE, (page - 1) * PER_PAGE)
-    return render_template("notices/list.html", rows=rows, page=lists.Page(rows, total, page, PER_PAGE),
+    return render_template("notices/list.html", rows=rows, page=lists.Page(rows, total, page, PER_PAGE, cap=None),
                            next_at=notices.next_run(db, _cfg(), now()),
                            may_generate=current_user.role in ("center", "admin"))
 

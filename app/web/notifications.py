@@ -31,7 +31,7 @@ def index():
     unread_only = request.args.get("unread") == "1"
     page = max(1, request.args.get("page", 1, type=int))
     rows, total = notify.for_user(get_db(), me(), unread_only=unread_only, page=page)
-    return render_template("notifications/list.html", rows=rows, page=lists.Page(rows, total, page, notify.PER_PAGE),
+    return render_template("notifications/list.html", rows=rows, page=lists.Page(rows, total, page, notify.PER_PAGE, cap=None),
                            unread_only=unread_only)
 
 
