@@ -50,8 +50,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 EXTRA=""; [ "$DEV" = 1 ] && EXTRA="[dev]"
 say "安装程序及依赖${EXTRA:+（含测试工具）}"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${EXTRA}"
+# pip's and setuptools' chatter goes to a log, shown in full only when something fails
+PIPLOG="$(mktemp)"
+if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip &&
+       .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${EXTRA}"; } >"$PIPLOG" 2>&1; then
+  cat "$PIPLOG" >&2
+  echo "安装依赖失败（见上面的输出）。请检查本机能否访问 PyPI 或本单位的 PyPI 镜像（pip config list 查看）。" >&2
+  rm -f "$PIPLOG"
+  exit 1
+fi
+rm -f "$PIPLOG"
 
 # 3. 浏览器测试需要的 Debian 软件包
 if [ "$DEV" = 1 ]; then
@@ -127,4 +135,4 @@ WantedBy=multi-user.target
   fi
 fi
 
-say "完成。启动服务：.venv/bin/hotline serve"
+say "完成。启动服务：.venv/bin/hotline serve（如果服务已经在运行，请重启它以使用新版本）"

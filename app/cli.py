@@ -81,7 +81,7 @@ def prepare(c: Ctx) -> list[int]:
 @pass_ctx
 def serve(c: Ctx, host: str | None, port: int | None) -> None:
     """启动网页服务（waitress，单进程多线程），默认 http://127.0.0.1:8080 。"""
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     from . import create_app
     from .store.migrations import current_version, latest_version
@@ -91,12 +91,24 @@ def serve(c: Ctx, host: str | None, port: int | None) -> None:
     app = create_app(c.cfg)
     host = host or c.cfg.server.host
     port = port or c.cfg.server.port
+    try:  # bind before anything else starts, so a busy port is reported plainly and nothing runs half-way
+        server = create_server(app, host=host, port=port, threads=c.cfg.server.threads, ident="hotline")
+    except OSError as exc:
+        why = "端口已被占用（可能已经有一个服务在运行）" if exc.errno == 98 else f"无法监听（{exc.strerror}）"
+        click.echo(f"启动失败：{host}:{port} {why}。请停止占用该端口的程序，或在配置文件 {c.cfg.source} 的 "
+                   "[server] 中改用别的 port。", err=True)
+        sys.exit(1)
     from scheduler import start_for_serve
 
     running = start_for_serve(app)
     click.echo("定时任务（提醒、通报、备份）：" + ("由本进程运行" if running else "本进程不运行（配置已关闭，或另一个进程在运行）"))
     click.echo(f"{c.cfg.county.name}12345接诉即办系统 v{__version__} 已启动：http://{host}:{port}/  （Ctrl+C 停止）")
-    waitress_serve(app, host=host, port=port, threads=c.cfg.server.threads, ident="hotline")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("已停止。")
+    finally:
+        server.close()
 
 
 @main.command()
@@ -203,7 +215,7 @@ def import_units(c: Ctx, file: Path) -> None:
     _run_import(c, "单位", directory.import_units, file)
 
 
-@main.command("import-territories")
+@main.command("import-territories", short_help="导入属地（乡镇、村、社区）CSV（UTF-8 或 GBK）。")
 @_file
 @pass_ctx
 def import_territories(c: Ctx, file: Path) -> None:
@@ -213,7 +225,7 @@ def import_territories(c: Ctx, file: Path) -> None:
     _run_import(c, "属地", directory.import_territories, file)
 
 
-@main.command("import-catalogue")
+@main.command("import-catalogue", short_help="导入派单目录 CSV（UTF-8 或 GBK）。")
 @_file
 @pass_ctx
 def import_catalogue(c: Ctx, file: Path) -> None:

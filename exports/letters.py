@@ -15,6 +15,12 @@ def _day(text: str) -> str:
     return chinese_date(datetime.fromisoformat(text))
 
 
+def _span(first: str, last: str) -> str:
+    """'2026年11月23日，' for one day; '自…至…，' for several."""
+    a, b = _day(first), _day(last)
+    return f"{a}，" if a == b else f"自{a}至{b}，"
+
+
 def _caller(m: dict) -> str:
     if m["anonymous"]:
         return "匿名"
@@ -23,7 +29,7 @@ def _caller(m: dict) -> str:
 
 def clue_transfer_letter(county: str, item: dict, transfer: dict, *, mask_phones: bool = True) -> bytes:
     """The letter sending an item's clues to 纪委监委 or 信访, with the member tickets listed."""
-    centre = f"{county}12345政务服务便民热线中心"
+    centre = f"{county}12345热线中心"  # the same signature as the county-wide notice
     when = datetime.fromisoformat(transfer["at"])
     doc = OfficialDocument("关于移送重点督办事项问题线索的函", issuer=centre, date=when.date(),
                            doc_number=transfer["doc_number"], mask_phones=mask_phones)
@@ -37,8 +43,8 @@ def clue_transfer_letter(county: str, item: dict, transfer: dict, *, mask_phones
     )
     doc.heading1("一、基本情况")
     doc.paragraph(
-        f"事项：{item['title']}。属地：{place or '—'}；事项分类：{item.get('category_name') or '—'}。"
-        f"自{_day(item['first_at'])}至{_day(item['last_at'])}，共受理相关工单 {item['ticket_count']} 件，"
+        f"事项：{item['title'].replace('：', '，')}。属地：{place or '—'}；事项分类：{item.get('category_name') or '—'}。"
+        f"{_span(item['first_at'], item['last_at'])}共受理相关工单 {item['ticket_count']} 件，"
         f"涉及诉求人 {item['caller_count']} 人。"
     )
     doc.heading1("二、线索摘要")

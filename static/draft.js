@@ -48,6 +48,8 @@
   }
 
   function offer(form) {
+    // the server sent the form back with the user's text in it (a field to fix): nothing to offer
+    if (form.getAttribute("data-draft-server")) return;
     var key = PREFIX + form.getAttribute("data-draft");
     var raw = store.getItem(key);
     if (!raw) return;

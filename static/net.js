@@ -171,7 +171,9 @@
   });
 
   document.addEventListener("htmx:beforeSend", function (evt) {
-    var form = formOf(evt), xhr = evt.detail.xhr;
+    // only a form's own submission locks its buttons; a field's background request (caller history,
+    // unit suggestion) must never swallow the operator's click on 保存
+    var form = evt.detail.elt && evt.detail.elt.tagName === "FORM" ? evt.detail.elt : null, xhr = evt.detail.xhr;
     if (!form) return;
     form.setAttribute("data-status", "正在提交…");
     form.classList.add("sending");
@@ -185,7 +187,7 @@
     }
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
-    var form = formOf(evt);
+    var form = evt.detail.elt && evt.detail.elt.tagName === "FORM" ? evt.detail.elt : null;
     if (form) form.classList.remove("sending");
   });
   // Error pages (409 someone else acted, 422 fix a field, 413 too large) are real pages: show them.

@@ -391,7 +391,7 @@ def test_admin_changes_are_audited(client, auth, clock, db):
     assert json.loads(rows[1]["details"]) == {"role": ["handler", "center"], "unit_code": ["QSZ", None],
                                               "display_name": ["小张", "张三"]}
     log = page(client.get("/admin/audit")).get_element_by_id("audit").text_content()
-    assert "user.reset_password" in log and "xiaozhang" in log
+    assert "重置密码" in log and "xiaozhang" in log
 
 
 def test_unchanged_edit_writes_no_audit_row(client, auth, db):

@@ -36,7 +36,7 @@ def home():
         ctx.update(counts=lists.unit_counts(db, current_user.unit_code, t), unit_tabs=lists.UNIT_TABS,
                    unit=directory.get_unit(db, current_user.unit_code))
     elif role == "leader":
-        ctx.update(figures=_leader_figures(db, t))
+        ctx.update(figures=_leader_figures(db, t), overdue=lists.center_queue(db, "overdue", t, per_page=10))
     return render_template("main/home.html", **ctx)
 
 

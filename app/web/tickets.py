@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
 from .. import get_db, htmx, now
@@ -28,7 +28,17 @@ LABELS = {
 
 @bp.app_context_processor
 def _labels():
-    return {"L": LABELS, "remaining": lambda text: remaining_text(_parse(text), now()) if text else ""}
+    return {"L": LABELS, "remaining": lambda text: remaining_text(_parse(text), now()) if text else "",
+            "unit_name": _unit_name}
+
+
+def _unit_name(code: str | None) -> str:
+    """A unit's name for the page (codes are for machines); loaded once per request."""
+    if not code:
+        return ""
+    if "unit_names" not in g:
+        g.unit_names = {u["code"]: u["name"] for u in directory.list_units(get_db())}
+    return g.unit_names.get(code, code)
 
 
 def _parse(text):
@@ -103,7 +113,7 @@ def new():
     form.setdefault("idem", uuid.uuid4().hex)
     phone = normalize_phone(form.get("caller_phone", ""))
     return render_template(
-        "tickets/new.html", form=form, errors=errors, message=message,
+        "tickets/new.html", form=form, errors=errors, message=message, phone=phone,
         history=tickets.history(db, phone, form.get("id_number", ""), now()) if phone else [],
         suggestions=_suggest(db, form), **_pickers(db), **_repeats_ctx(db, form, request.form),
     ), (422 if errors else 200)
@@ -153,8 +163,14 @@ def suggest():
     """Units the catalogue suggests for the chosen category and territory."""
     db = get_db()
     form = request.args.to_dict()
+    try:
+        leaf = catalogue.get_leaf(db, _category_code(form.get("category", ""))) if form.get("category") else None
+    except NotFound:
+        leaf = None
+    # the leaf's default urgency replaces the urgency field out of band, only when the category changed
+    oob = leaf is not None and request.headers.get("HX-Trigger-Name") == "category"
     return _partial("tickets/_suggest.html", "tickets/_suggest.html", suggestions=_suggest(db, form), form=form,
-                    units=directory.list_units(db, include_inactive=False))
+                    units=directory.list_units(db, include_inactive=False), leaf=leaf, oob=oob)
 
 
 # ---- one ticket ---------------------------------------------------------------
@@ -181,6 +197,12 @@ def _ticket_page(number: str, form=None, errors=None, message=None, status=200, 
                 ctx["form"] = {"lead_unit": next((x.unit_code for x in sugg if x.role == "lead"), ""),
                                "co_units": [x.unit_code for x in sugg if x.role == "co"]}
                 ctx["open_action"] = "dispatch"
+        if not form and not ctx["open_action"]:
+            # the step this role most likely came for is open; the others stay folded
+            if ticket["pending"] and f"decide_{ticket['pending'][0]['kind']}" in allowed:
+                ctx["open_action"] = f"decide_{ticket['pending'][0]['kind']}"
+            elif "callback" in allowed:
+                ctx["open_action"] = "callback"
     return render_template("tickets/show.html", **ctx), status
 
 
@@ -199,6 +221,11 @@ def _handler_actions(allowed: set, mine: dict | None, ticket: dict) -> set:
         out.discard("co_reply")
     if ticket["pending"]:
         out -= {"request_extension", "request_return", "reply"}
+    # offer only what can succeed: one extension, asked before the deadline
+    if ticket["extension_count"] >= _cfg().limits.extension_max_count or (
+        ticket["due_at"] and now() > _parse(ticket["due_at"])
+    ):
+        out.discard("request_extension")
     return out
 
 
@@ -236,6 +263,9 @@ def act(number: str, action: str):
         return _ticket_page(number, form, {}, exc.message, 403, action)
     if out.repeated:
         flash("这次提交之前已经成功保存过，没有重复保存。", "info")
+    elif action in ("decide_extension", "decide_return"):
+        kind = "延期" if action == "decide_extension" else "退单"
+        flash(f"已{'同意' if out.extra.get('approve') else '不同意'}{kind}申请。", "success")
     else:
         flash(f"已{lifecycle.ACTIONS[action]}。", "success")
     return redirect(url_for("tickets.show", number=number, saved=f"{number}-{action}") + f"#event-{out.event_id}")

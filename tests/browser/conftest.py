@@ -17,6 +17,11 @@ from app.services.demo import DEMO_PASSWORD
 
 from .phonekit import CHROMIUM, HANDLER, PHONE, LiveServer, camera_photo, dispatched_ticket, launch
 
+# CI shares two cores with everything else: give htmx round trips and their debounces time to settle
+from playwright.sync_api import expect  # noqa: E402
+
+expect.set_options(timeout=15_000)
+
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parent.parent / "test-artifacts" / "browser"
 NO_CHROMIUM = not os.access(CHROMIUM, os.X_OK)
