@@ -33,11 +33,19 @@
     }
   }
 
+  function restore(form, draft) {
+    fill(form, draft.data);
+    if (draft.idem && form.elements.idem) form.elements.idem.value = draft.idem;
+  }
+
   function save(form) {
     if (!document.body.contains(form)) return;  // replaced by the page the server sent back
     var data = fields(form);
     var key = PREFIX + form.getAttribute("data-draft");
-    if (hasText(data)) store.setItem(key, JSON.stringify({ at: new Date().toLocaleString(), data: data }));
+    // the form's idempotency key travels with its text: a restored draft whose first submit did arrive
+    // is then recognised by the server instead of being saved a second time
+    var idem = form.elements.idem ? form.elements.idem.value : "";
+    if (hasText(data)) store.setItem(key, JSON.stringify({ at: new Date().toLocaleString(), data: data, idem: idem }));
     else store.removeItem(key);
   }
 
@@ -59,14 +67,14 @@
     var same = JSON.stringify(current) === JSON.stringify(draft.data);
     if (same) return;
     var box = document.getElementById("draft-offer");
-    if (!hasText(current) && !box) { fill(form, draft.data); markRestored(form); return; }
+    if (!hasText(current) && !box) { restore(form, draft); markRestored(form); return; }
     if (!box) {
-      if (!hasText(current)) fill(form, draft.data);
+      if (!hasText(current)) restore(form, draft);
       return;
     }
     box.hidden = false;
     var t = box.querySelector("[data-draft-time]"); if (t) t.textContent = draft.at;
-    box.querySelector("[data-draft-restore]").onclick = function () { fill(form, draft.data); box.hidden = true; };
+    box.querySelector("[data-draft-restore]").onclick = function () { restore(form, draft); box.hidden = true; };
     box.querySelector("[data-draft-discard]").onclick = function () { store.removeItem(key); box.hidden = true; };
   }
 
