@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from flask import Flask, g
 from flask_htmx import HTMX

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..store import all_rows, write
+from ..store import iso as _iso
 
 JOBS = {
     "sweep": "提醒扫描（签收、办结、申请、回访）",
@@ -16,10 +17,6 @@ JOBS = {
     "backup": "数据库在线备份（每晚）",
 }
 ERROR_CHARS = 2000
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat(timespec="seconds") if dt else None
 
 
 def _ensure(db, job_id: str) -> None:

@@ -9,6 +9,7 @@ from ..domain.lifecycle import STATES
 from ..domain.roles import Actor
 from ..domain.tickets import normalize_phone
 from ..store import all_rows, scalar
+from ..store import iso as _iso
 
 PER_PAGE = 30
 COUNT_CAP = 1000
@@ -47,10 +48,6 @@ class Page:
     @property
     def total_text(self) -> str:
         return f"{self.cap}+" if self.capped else str(self.total)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
 
 
 def search(db, actor: Actor, f: dict, now: datetime, page: int = 1, per_page: int = PER_PAGE) -> Page:

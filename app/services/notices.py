@@ -15,15 +15,12 @@ from ..domain import reminders as rules
 from ..domain.errors import NotFound
 from ..domain.tickets import mask_phone
 from ..store import all_rows, one, scalar, write
+from ..store import iso as _iso
 from . import calendar as calendar_svc
 from . import reminders as reminders_svc
 from .notify import notify
 
 KIND = "overdue"
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
 
 
 def issuer(cfg: Config) -> str:

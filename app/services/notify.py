@@ -14,15 +14,10 @@ from datetime import datetime
 from ..domain.reminders import kind_label
 from ..domain.tickets import normalize_phone
 from ..store import all_rows, one, scalar, write
+from ..store import iso as _iso
 
 MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 PER_PAGE = 30
-
-
-def _iso(dt: datetime | str | None) -> str | None:
-    if dt is None or isinstance(dt, str):
-        return dt
-    return dt.isoformat(timespec="seconds")
 
 
 def mobile(phone: str) -> str | None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..config import Config, Notify
 from ..store import all_rows, one, scalar, write
+from ..store import iso as _iso
 
 STATUS = {"pending": "待发送", "sent": "已发送", "failed": "发送失败", "skipped": "未发送（通道未配置）"}
 CHANNELS = {"sms": "短信", "file": "文件"}
@@ -35,10 +36,6 @@ PLACEHOLDER = re.compile(r"\{(phone|text)\}")
 
 class SendFailed(Exception):
     """The channel did not accept the message; the text says why (shown to the admin)."""
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
 
 
 # ---- the SMS gateway -------------------------------------------------------------------------------

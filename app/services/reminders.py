@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from ..config import Config
 from ..domain import reminders as rules
 from ..store import all_rows, scalar, write
+from ..store import iso as _iso, from_iso as _dt
 from . import calendar as calendar_svc
 from .notify import notify
 
@@ -51,14 +52,6 @@ class SweepResult:
     def summary(self) -> str:
         text = f"提醒 {len(self.fired)} 条（补发 {self.late}），通知 {self.notifications} 条"
         return text + (f"，已过期不再提醒 {self.superseded} 条" if self.superseded else "")
-
-
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
 
 
 def _done(row: dict, soon: str) -> frozenset[str]:

@@ -19,6 +19,7 @@ from ..domain.repeats import Appeal, Finding, Relations, Rules, pair
 from ..domain.roles import SYSTEM, Actor
 from ..domain.tickets import ID_RE, mask_phone, normalize_phone
 from ..store import all_rows, one, scalar, write
+from ..store import iso as _iso
 from . import supervision
 
 COLUMNS = ("id, number, state, received_at, caller_name, caller_phone, phone_norm, id_number, anonymous, territory_code,"
@@ -27,10 +28,6 @@ COLUMNS = ("id, number, state, received_at, caller_name, caller_phone, phone_nor
 MATCH_FIELDS = frozenset({"phone_norm", "id_number", "anonymous", "territory_code", "township_code", "category_code",
                           "title", "content"})
 LINK_EDITORS = ("center",)
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
 
 
 def rules_for(cfg: Config) -> Rules:

@@ -18,6 +18,7 @@ from ..domain.lifecycle import FINAL_STATES
 from ..domain.roles import Actor
 from ..domain.tickets import mask_phone
 from ..store import all_rows, one, scalar, write
+from ..store import iso as _iso
 from . import notify as notify_svc
 from . import tickets as tickets_svc
 from .lists import Page
@@ -29,10 +30,6 @@ CLOSE_KINDS = {"all_closed": "工单全部办结", "decision": "中心决定结�
                "dissolved": "不再满足条件"}
 TARGETS = {"discipline": "纪委监委", "petition": "信访"}
 PER_PAGE = 30
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat(timespec="seconds")
 
 
 def may_read(actor: Actor) -> None:

@@ -19,6 +19,7 @@ from ..domain.tickets import (
     CONTACT_METHODS, REJECT_REASONS, RETURN_REASONS, SATISFACTION, TRANSFER_TARGETS, validate_intake,
 )
 from ..store import all_rows, one, scalar, write
+from ..store import iso as _iso, from_iso as _dt
 from . import attachments as attachments_svc
 from . import calendar as calendar_svc
 from . import repeats as repeats_svc
@@ -42,14 +43,6 @@ class Outcome:
     event_id: int
     repeated: bool = False  # an idempotent retry: nothing new was applied
     extra: dict = field(default_factory=dict)
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat(timespec="seconds") if dt else None
-
-
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 def _rule(cfg: Config, urgency: str) -> UrgencyRule:

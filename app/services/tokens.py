@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.roles import ROLES, Actor
 from ..store import all_rows, one, write
+from ..store import iso as _iso
 from . import audit
 
 NAME_LIMIT = 60
@@ -17,10 +18,6 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 def _hash(plain: str) -> str:
     return hashlib.sha256(plain.encode("utf-8")).hexdigest()
-
-
-def _iso(now: datetime) -> str:
-    return now.isoformat(timespec="seconds")
 
 
 def create(db, actor: Actor, name: str, role: str, unit_code: str | None, now: datetime) -> tuple[int, str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -45,6 +46,18 @@ def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     else:
         conn.execute("COMMIT")
+
+
+def iso(dt: datetime | str | None) -> str | None:
+    """How every timestamp is stored: ISO 8601 to the second, with its UTC offset (text passes through)."""
+    if dt is None or isinstance(dt, str):
+        return dt
+    return dt.isoformat(timespec="seconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    """A stored timestamp back as an aware datetime (None stays None)."""
+    return datetime.fromisoformat(text) if text else None
 
 
 def one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:

@@ -1,7 +1,7 @@
 """Work queues: a handler's unit queue (mobile first) and the hotline centre's queues."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from .. import get_db, now

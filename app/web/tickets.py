@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from .. import get_db, htmx, now
 from ..domain import lifecycle
-from ..domain.errors import Conflict, HotlineError, InvalidTransition, NotFound, NotPermitted, ValidationFailed
+from ..domain.errors import Conflict, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from ..domain.roles import URGENCY_LABELS
 from ..domain.tickets import (
     CHANNELS, CONTACT_METHODS, KINDS, REJECT_REASONS, RETURN_REASONS, SATISFACTION, TRANSFER_TARGETS,
