@@ -140,6 +140,16 @@ def villages(db, township_code: str) -> list[dict]:
     )
 
 
+def territory_tree(db) -> list[tuple[dict, list[dict]]]:
+    """Active townships, each with its active villages and communities (two queries, not one per township)."""
+    towns = townships(db)
+    by_town: dict[str, list[dict]] = {t["code"]: [] for t in towns}
+    for v in all_rows(db, "SELECT * FROM territories WHERE parent_code IS NOT NULL AND active = 1 ORDER BY code"):
+        if v["parent_code"] in by_town:
+            by_town[v["parent_code"]].append(v)
+    return [(t, by_town[t["code"]]) for t in towns]
+
+
 def get_territory(db, code: str) -> dict:
     """One territory with its township code and unit resolved (a village's unit is its township's)."""
     row = one(

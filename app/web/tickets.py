@@ -63,10 +63,8 @@ def _partial(full: str, fragment: str, **ctx):
 
 
 def _pickers(db) -> dict:
-    towns = directory.townships(db)
-    tree = [(t, directory.villages(db, t["code"])) for t in towns]
     units = directory.list_units(db, include_inactive=False)
-    return {"territory_tree": tree, "leaves": catalogue.leaves(db), "units": units}
+    return {"territory_tree": directory.territory_tree(db), "leaves": catalogue.leaves(db), "units": units}
 
 
 def _category_code(value: str) -> str:
